@@ -1,0 +1,51 @@
+"""The CLI path stays light: `--help` and `session env` never load the pipeline stack.
+
+(Timing is measured by benchmarks/cli_startup.py, not asserted here.)
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+HEAVY = (
+    "dagster",
+    "dagster_dbt",
+    "dbt",
+    "alembic",
+    "sqlalchemy",
+    "numpy",
+    "scipy",
+    "pyarrow",
+    "httpx",
+    "pgserver",
+)
+
+PROBE = """
+import sys
+from session_cli.main import main
+try:
+    main({args!r})
+finally:
+    heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r}))
+    print("HEAVY=" + ",".join(heavy), file=sys.stderr)
+"""
+
+
+def loaded_heavy(args: list[str], env: dict[str, str] | None = None) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(args=args, heavy=HEAVY)], capture_output=True, text=True, env=env
+    )
+    return next(line for line in done.stderr.splitlines() if line.startswith("HEAVY="))[len("HEAVY=") :]
+
+
+def test_help_loads_nothing_heavy():
+    assert loaded_heavy(["--help"]) == ""
+    assert loaded_heavy(["session", "--help"]) == ""
+
+
+def test_session_env_loads_nothing_heavy(tmp_path):
+    import os
+
+    env = {**os.environ, "BENCHMARK_HOME": str(tmp_path)}
+    assert loaded_heavy(["session", "env", "no-such-session"], env) == ""
