@@ -1,0 +1,1 @@
+"""`benchmark demo`: the whole product on simulated traffic, on the embedded Postgres by default."""
