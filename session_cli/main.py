@@ -9,6 +9,7 @@ command functions that need them.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import traceback
 
@@ -89,6 +90,12 @@ def main(argv: list[str]) -> int:
 
 def run() -> None:
     """Console-script entry point."""
+    # An ignored SIGTERM is inherited by every process we start: the servers `benchmark` stops with
+    # SIGTERM (LiteLLM, the fake provider, Postgres) and the `tail` processes of Dagster's compute-log
+    # capture would outlive us holding our stdout. A parent can pass it on without meaning to:
+    # Dagster maps SIGTERM to SIGINT's handler, which is SIG_IGN in a shell's background job.
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_IGN:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     sys.exit(main(sys.argv[1:]))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,6 +23,12 @@ from psycopg import sql
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIGS_DIR = REPO_ROOT / "configs"
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+# Run from a shell's background job, pytest starts with SIGINT ignored; a test that materializes
+# Dagster assets in the main thread then maps SIGTERM to that (dagster._utils.interrupts), and every
+# server a later test starts and stops with SIGTERM would inherit an ignored SIGTERM.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _with_dbname(url: str, dbname: str) -> str:
