@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from session_cli.keys import hash_key
+from session_cli.litellm_plugin.connection import ReconnectingConnection
 
 __all__ = ["KeyStore", "KeyStoreUnavailable", "SessionKey", "hash_key"]
 
@@ -115,8 +115,7 @@ class KeyStore:
         self.ttl_s = cache_ttl_s() if ttl_s is None else ttl_s
         self._clock = clock
         self._cache: dict[str, tuple[float, SessionKey | None]] = {}
-        self._conn: psycopg.Connection | None = None
-        self._lock = threading.Lock()
+        self._db = ReconnectingConnection(url, row_factory=dict_row)
 
     async def lookup(self, key_hash: str) -> SessionKey | None:
         """The session key with this hash (None if unknown), at most ``ttl_s`` seconds old."""
@@ -133,42 +132,27 @@ class KeyStore:
         return cached[1] if cached else None
 
     def _fetch(self, key_hash: str) -> SessionKey | None:
-        with self._lock:
+        with self._db.lock:
             for attempt in (1, 2):
                 try:
-                    conn = self._connection()
+                    conn = self._db.get()
                     row = conn.execute(_LOOKUP, (key_hash,)).fetchone()
                     return _session_key(row) if row else None
                 except psycopg.OperationalError as exc:
-                    self._close()
+                    self._db.reset()
                     if attempt == 2:
                         raise KeyStoreUnavailable(
                             f"registry database unreachable: {_first_line(exc)}"
                         ) from exc
                 except psycopg.errors.UndefinedTable as exc:
-                    self._close()
+                    self._db.reset()
                     raise KeyStoreUnavailable(
                         "registry.sessions does not exist: run `benchmark config init-db` first"
                     ) from exc
         return None  # pragma: no cover  (the loop always returns or raises)
 
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(
-                self._url(), autocommit=True, row_factory=dict_row, connect_timeout=5
-            )
-        return self._conn
-
-    def _close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None
-
     def close(self) -> None:
-        with self._lock:
-            self._close()
+        self._db.close()
 
 
 def _session_key(row: dict[str, Any]) -> SessionKey:

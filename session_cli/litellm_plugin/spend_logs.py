@@ -35,6 +35,7 @@ import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from session_cli.litellm_plugin.connection import ReconnectingConnection
 from session_cli.litellm_plugin.rows import bare_failure_row, failure_row, success_row
 
 try:  # LiteLLM is only present with the `proxy` extra; the writer is only used inside the proxy
@@ -57,20 +58,19 @@ class SpendLogStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._conn: psycopg.Connection | None = None
+        self._db = ReconnectingConnection(lambda: url)
         self._columns: dict[str, str] | None = None  # column name -> data type
-        self._lock = threading.Lock()
 
     def insert(self, rows: Sequence[dict[str, Any]]) -> int:
         """Insert rows (skipping request_ids already present); returns how many were new."""
         if not rows:
             return 0
-        with self._lock:
+        with self._db.lock:
             for attempt, delay in enumerate((*_RETRY_DELAYS_S, None)):
                 try:
                     return self._insert(rows)
                 except psycopg.OperationalError as exc:
-                    self._close()
+                    self._db.reset()
                     if delay is None:
                         raise
                     log.warning("spend-log insert failed (attempt %d): %s; retrying", attempt + 1, exc)
@@ -78,7 +78,7 @@ class SpendLogStore:
         return 0  # pragma: no cover
 
     def _insert(self, rows: Sequence[dict[str, Any]]) -> int:
-        conn = self._connection()
+        conn = self._db.get()
         columns = self._table_columns(conn)
         names = [name for name in columns if any(name in row for row in rows)]
         statement = sql.SQL(
@@ -91,11 +91,6 @@ class SpendLogStore:
         with conn.transaction(), conn.cursor() as cur:
             cur.executemany(statement, values)
             return cur.rowcount if cur.rowcount >= 0 else len(rows)
-
-    def _connection(self) -> psycopg.Connection:
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
-        return self._conn
 
     def _table_columns(self, conn: psycopg.Connection) -> dict[str, str]:
         if self._columns is None:
@@ -110,16 +105,8 @@ class SpendLogStore:
             self._columns = {name: kind for name, kind in found}
         return self._columns
 
-    def _close(self) -> None:
-        if self._conn is not None:
-            try:
-                self._conn.close()
-            finally:
-                self._conn = None
-
     def close(self) -> None:
-        with self._lock:
-            self._close()
+        self._db.close()
 
 
 def _adapt(value: object, data_type: str) -> object:
