@@ -16,7 +16,8 @@ queued after that are run by LiteLLM's logging worker from an ``atexit`` hook, w
 start any more: those rows are inserted in place. So every row is durable when a graceful shutdown
 returns.
 Rows are inserted one per request (benchmark traffic is a few requests per second; an insert
-takes about a millisecond) with ``on conflict (request_id) do nothing``.
+takes about a millisecond) with ``on conflict do nothing`` (request_id is the table's only unique
+key; naming it as the conflict target would need SELECT on it, which the proxy's role does not have).
 """
 
 from __future__ import annotations
@@ -81,9 +82,7 @@ class SpendLogStore:
         conn = self._db.get()
         columns = self._table_columns(conn)
         names = [name for name in columns if any(name in row for row in rows)]
-        statement = sql.SQL(
-            'insert into "LiteLLM_SpendLogs" ({}) values ({}) on conflict (request_id) do nothing'
-        ).format(
+        statement = sql.SQL('insert into "LiteLLM_SpendLogs" ({}) values ({}) on conflict do nothing').format(
             sql.SQL(", ").join(sql.Identifier(n) for n in names),
             sql.SQL(", ").join(sql.Placeholder() * len(names)),
         )

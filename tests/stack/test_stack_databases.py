@@ -108,15 +108,20 @@ def test_litellm_dbless_reads_session_keys_and_appends_spend_logs_only(
         conn.execute("create schema if not exists raw")
         conn.execute("create table raw.hb_dbless_probe as select 1 as x")
     try:
+        update = f"update registry.sessions set notes = 'x' where session_id = '{session.session_id}'"
         with psycopg.connect(registry_url) as conn, pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
-            conn.execute(
-                "update registry.sessions set notes = 'x' where session_id = %s", (session.session_id,)
-            )
-        for table in ("raw.hb_dbless_probe", "registry.hb_nope"):
-            with psycopg.connect(registry_url) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(
-                    f"select * from {table}" if table.startswith("raw") else f"create table {table} (x int)"
-                )
+            conn.execute(update)  # read-only by default in the benchmark database
+        # that default is one the role may turn off itself: its privileges are what forbid these
+        for statement in (
+            update,
+            "select * from raw.hb_dbless_probe",
+            "create table registry.hb_nope (x int)",
+        ):
+            with (
+                psycopg.connect(registry_url, options="-c default_transaction_read_only=off") as conn,
+                pytest.raises(psycopg.errors.InsufficientPrivilege),
+            ):
+                conn.execute(statement)
     finally:
         with psycopg.connect(dbs.url("benchmark")) as conn:
             conn.execute("drop table raw.hb_dbless_probe")
