@@ -576,22 +576,7 @@ def test_requests_land_in_fct_requests_attributed_to_the_session(
     assert all(r["input_tokens"] > 0 and r["output_tokens"] > 0 for r in rows)
 
 
-GEMINI_ALIAS_GAP = (
-    "LiteLLM's Gemini route logs an empty model_group (the alias is only in the row's `model` and "
-    "metadata.model_map_information.model_map_key); stg_litellm__spend_logs maps it to a NULL model_alias"
-)
-
-
-@pytest.mark.parametrize(
-    "case",
-    [
-        pytest.param(case, marks=pytest.mark.xfail(strict=True, reason=GEMINI_ALIAS_GAP))
-        if case.harness == "gemini-cli"
-        else case
-        for case in CASES
-    ],
-    ids=lambda c: c.id,
-)
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_fct_requests_carry_the_model_and_background_aliases(
     marts: Marts, traffic: Traffic, case: Case
 ) -> None:

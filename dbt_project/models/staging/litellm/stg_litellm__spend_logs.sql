@@ -15,7 +15,8 @@ unpacked as (
         metadata_fields.error_information,
         metadata_fields.litellm_overhead_time_ms,
         metadata_fields.attempted_retries,
-        metadata_fields.litellm_call_id as metadata_litellm_call_id
+        metadata_fields.litellm_call_id as metadata_litellm_call_id,
+        metadata_fields.model_map_information
     from source
     cross join lateral jsonb_to_record(source.payload) as payload_fields (metadata jsonb, cache_hit text)
     cross join lateral jsonb_to_record({{ jsonb_object('payload_fields.metadata') }}) as metadata_fields (
@@ -23,7 +24,8 @@ unpacked as (
         error_information jsonb,
         litellm_overhead_time_ms text,
         attempted_retries text,
-        litellm_call_id text
+        litellm_call_id text,
+        model_map_information jsonb
     )
 ),
 
@@ -50,7 +52,12 @@ renamed as (
         nullif(api_key, '') as api_key_hash,
         nullif(key_alias, '') as key_alias,
         nullif(custom_llm_provider, '') as provider,
-        nullif(model_group, '') as model_alias,
+        -- LiteLLM's Gemini route (generateContent) leaves model_group empty; the alias the harness
+        -- asked for is then only in metadata.model_map_information.model_map_key
+        coalesce(
+            nullif(model_group, ''),
+            nullif({{ jsonb_object('model_map_information') }} ->> 'model_map_key', '')
+        ) as model_alias,
         nullif(model, '') as upstream_model,
         nullif(call_type, '') as call_type,
 
