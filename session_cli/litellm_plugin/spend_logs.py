@@ -51,6 +51,9 @@ log = logging.getLogger("harness_bench.spend_logs")
 SPEND_LOGS_ENV = "LITELLM_DATABASE_URL"
 DRAIN_TIMEOUT_S = 15.0  # below `benchmark proxy stop`'s 20 s before SIGKILL
 _PENDING_TTL_S = 3600.0  # a request without a row after an hour is not waited for
+# LiteLLM's Gemini routes run a chat completion inside: the row comes from that nested call, under a
+# call id of its own, so the outer call id would never be settled (and shutdown would wait in vain)
+_NESTED_CALL_TYPES = frozenset({"agenerate_content", "agenerate_content_stream"})
 _RETRY_DELAYS_S = (0.2, 0.5, 1.0)
 
 
@@ -146,7 +149,7 @@ class SpendLogWriter(CustomLogger):  # type: ignore[misc,valid-type]
     async def async_pre_call_hook(self, user_api_key_dict, cache, data, call_type):
         """A request starts: shutdown waits for its row (see :meth:`drain`). Leaves ``data`` as it is."""
         call_id = data.get("litellm_call_id") if isinstance(data, dict) else None
-        if isinstance(call_id, str):
+        if isinstance(call_id, str) and getattr(call_type, "value", call_type) not in _NESTED_CALL_TYPES:
             now = time.monotonic()
             with self._lock:
                 self._pending[call_id] = now

@@ -90,6 +90,8 @@ def dbless_proxy(
         stopped = run_benchmark("proxy", "stop", env=env)
         assert stopped.returncode == 0, stopped.stderr
         assert pp.group_members(pid) == [], "benchmark proxy stop left processes behind"
+        # every request the module sent (Gemini's nested route included) had its row when stop began
+        assert "whose spend-log row was not written" not in (home / "proxy" / "litellm.log").read_text()
 
 
 @pytest.fixture(scope="module")
