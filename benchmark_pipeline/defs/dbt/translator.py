@@ -88,8 +88,8 @@ class HarnessBenchDbtTranslator(DagsterDbtTranslator):
         """``facts``: which asset keys are hourly-partitioned (the partitioned facts and the raw
         assets: unpartitioned tables never wait for them) and which are views."""
         facts = facts or ManifestFacts(frozenset(), frozenset())
-        self._partitioned = dg.AssetSelection.keys(*sorted(facts.partitioned))
-        self._views = dg.AssetSelection.keys(*sorted(facts.views))
+        self._partitioned = dg.AssetSelection.assets(*sorted(facts.partitioned))
+        self._views = dg.AssetSelection.assets(*sorted(facts.views))
         super().__init__(
             settings=DagsterDbtTranslatorSettings(
                 enable_asset_checks=True,

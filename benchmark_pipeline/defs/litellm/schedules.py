@@ -10,12 +10,10 @@ from benchmark_pipeline.defs.litellm.landing import partition_key
 from benchmark_pipeline.defs.litellm.sensors import range_tags
 from benchmark_pipeline.defs.litellm.settings import IngestSettings
 from benchmark_pipeline.defs.litellm.sources import NOT_CONFIGURED
-from benchmark_pipeline.partitions import hourly_partitions
 from benchmark_pipeline.resources import LiteLLMSourceResource
 
-spend_logs_job = dg.define_asset_job(
-    "litellm_spend_logs_job", selection=[RAW_SPEND_LOGS], partitions_def=hourly_partitions
-)
+# hourly-partitioned: Dagster infers the partitions from the selected asset
+spend_logs_job = dg.define_asset_job("litellm_spend_logs_job", selection=[RAW_SPEND_LOGS])
 freshness_job = dg.define_asset_job(
     "litellm_freshness_job", selection=dg.AssetSelection.checks(live_path_fresh)
 )
