@@ -7,12 +7,20 @@ import uuid
 from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
+import dagster as dg
 import psycopg
 import pytest
 from psycopg import sql
 
 from tests.pipeline.fake_litellm_api import FakeSpendLogsApi
 from tests.pipeline.tcp_proxy import TcpProxy
+
+
+@pytest.fixture
+def instance() -> Iterator[dg.DagsterInstance]:
+    """A throwaway Dagster instance."""
+    with dg.instance_for_test() as inst:
+        yield inst
 
 
 def _with_dbname(url: str, name: str) -> str:

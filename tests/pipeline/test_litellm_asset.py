@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import dagster as dg
@@ -19,21 +18,9 @@ from benchmark_pipeline.defs.litellm.landing import WATERMARK_NAME
 from benchmark_pipeline.defs.litellm.sensors import range_tags
 from benchmark_pipeline.resources import LiteLLMSourceResource, WarehouseResource
 from tests.pipeline import spendlog_rows as R
+from tests.pipeline.resources import litellm_resources as resources
 
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as inst:
-        yield inst
-
-
-def resources(warehouse_url: str, litellm_url: str) -> dict[str, dg.ConfigurableResource]:
-    return {
-        "warehouse": WarehouseResource(database_url=warehouse_url),
-        "litellm_source": LiteLLMSourceResource(database_url=litellm_url),
-    }
 
 
 def materialize(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -15,22 +14,10 @@ from benchmark_pipeline.defs.litellm.landing import read_watermark
 from benchmark_pipeline.defs.litellm.sensors import LIVE_REQUEST_TAG, litellm_live_sensor
 from benchmark_pipeline.resources import LiteLLMSourceResource, WarehouseResource
 from tests.pipeline import spendlog_rows as R
+from tests.pipeline.resources import litellm_resources as resources
 from tests.pipeline.tcp_proxy import TcpProxy
 
 HOUR = timedelta(hours=1)
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as inst:
-        yield inst
-
-
-def resources(warehouse_url: str, litellm_url: str) -> dict[str, dg.ConfigurableResource]:
-    return {
-        "warehouse": WarehouseResource(database_url=warehouse_url),
-        "litellm_source": LiteLLMSourceResource(database_url=litellm_url),
-    }
 
 
 def tick(instance: dg.DagsterInstance, warehouse_url: str, litellm_url: str) -> dg.RunRequest | dg.SkipReason:

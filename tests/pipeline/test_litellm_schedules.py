@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -24,12 +23,6 @@ from benchmark_pipeline.resources import LiteLLMSourceResource, WarehouseResourc
 
 LANDABLE = (datetime(2025, 1, 1), datetime(2030, 1, 1))
 GRACE = timedelta(minutes=15)
-
-
-@pytest.fixture
-def instance() -> Iterator[dg.DagsterInstance]:
-    with dg.instance_for_test() as inst:
-        yield inst
 
 
 def add_session(url: str, started: datetime, ended: datetime | None) -> str:
