@@ -7,11 +7,14 @@
    LiteLLM's real shape (full ``metadata`` object, ~1.9 kB; keys, aliases, usage and times vary)
    spread over ``--hours`` hours. Not timed.
 2. Landing path, timed: one ``land_window`` over the whole span, exactly what a single-run
-   backfill does: keyset pages streamed with binary COPY from LiteLLM's database into the stage,
-   classified, redaction-screened, upserted with the watermark, one transaction.
-3. Landing from pre-read pages, timed: the same pages, read from LiteLLM once beforehand and kept
-   in files, go through the same stage -> classify -> screen -> upsert transaction. This isolates
-   what the landing itself costs, apart from reading LiteLLM (which the COPY baseline never does).
+   backfill does. The window holds no landed row, so every page is a direct page: LiteLLM's server
+   classifies the rows and renders them in the landing table's layout, the relay screens the bytes
+   for secrets and streams them with binary COPY into ``raw.litellm_spend_logs``, and the
+   watermark moves in the same transaction. On this machine LiteLLM's server, the warehouse and the
+   relay share the same cores.
+3. Landing from pre-read pages, timed: the same direct pages, read from LiteLLM once beforehand
+   (and screened) and kept in files, go through the same transaction. This isolates what the
+   landing costs the warehouse, apart from reading LiteLLM (which the COPY baseline never does).
 4. Plain COPY, timed: the landed rows are copied out to a file, the table is truncated, and the
    same rows are COPYed back in (text format, the indexes in place): no source, no checks, no
    upsert.
@@ -30,7 +33,6 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -45,6 +47,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from benchmark_pipeline.defs.litellm.landing import land_window  # noqa: E402
+from benchmark_pipeline.defs.litellm.screen import PageScreen  # noqa: E402
 from benchmark_pipeline.defs.litellm.source_db import (  # noqa: E402
     DatabaseSource,
     Page,
@@ -52,7 +55,7 @@ from benchmark_pipeline.defs.litellm.source_db import (  # noqa: E402
     Staged,
     Window,
 )
-from benchmark_pipeline.defs.litellm.statements import DB_STAGE_COLUMNS, stage_copy_sql  # noqa: E402
+from benchmark_pipeline.defs.litellm.statements import LANDING_COPY_SQL  # noqa: E402
 from session_cli.litellm_schema import apply_litellm_migrations  # noqa: E402
 from tests.pipeline.spendlog_rows import metadata, openai_usage  # noqa: E402
 
@@ -89,11 +92,11 @@ cross join lateral (select encode(sha256(('sk-bench-' || (g %% 50))::bytea), 'he
 
 
 class ReplaySource:
-    """The database source's pages, recorded once (binary COPY data in files) and replayed."""
+    """The database source's direct pages, recorded once (binary COPY data in files) and replayed."""
 
     name = "litellm_db"
 
-    def __init__(self, pages: list[tuple[Path, bool]]) -> None:
+    def __init__(self, pages: list[Path]) -> None:
         self._pages = pages
         self.rows_read = 0
 
@@ -107,14 +110,14 @@ class ReplaySource:
         return None
 
     def pages(self, window: Window) -> Iterator[Page]:
-        for number, (path, screen) in enumerate(self._pages, start=1):
+        for number, path in enumerate(self._pages, start=1):
 
-            def copy_into(warehouse: psycopg.Connection, path: Path = path, screen: bool = screen) -> Staged:
+            def copy_into(warehouse: psycopg.Connection, path: Path = path) -> Staged:
                 cursor = warehouse.cursor()
-                with path.open("rb") as fh, cursor.copy(stage_copy_sql(DB_STAGE_COLUMNS)) as sink:
+                with warehouse.transaction(), path.open("rb") as fh, cursor.copy(LANDING_COPY_SQL) as sink:
                     while block := fh.read(1 << 20):
                         sink.write(block)
-                return Staged(max(cursor.rowcount, 0), screen)
+                return Staged(0, False, max(cursor.rowcount, 0))
 
             yield Page(number, copy_into)
 
@@ -122,17 +125,22 @@ class ReplaySource:
         return ReadSummary({}, None)
 
 
-def record_pages(source_url: str, start: datetime, end: datetime, directory: Path) -> list[tuple[Path, bool]]:
-    """Read every page of the window once, as the database source does, into files."""
+def record_pages(source_url: str, start: datetime, end: datetime, directory: Path) -> list[Path]:
+    """Read every direct page of the window once, as the database source does, into files."""
     recorded = []
     with DatabaseSource(source_url) as source:
-        for number, query in source._page_queries(start, end):
-            fetched = source._fetch(number, query, f"recording page {number}", threading.Event())
-            path = directory / f"page-{number:05d}.bin"
+        for spec in source._page_specs(start, end):
+            path = directory / f"page-{spec.number:05d}.bin"
+            screen = PageScreen()
             with path.open("wb") as fh:
-                for block in fetched.blocks:
+                for block in source._blocks(source._query(spec, "direct"), spec.what):
+                    screen.scan(block)
                     fh.write(block)
-            recorded.append((path, fetched.screen))
+            if screen.finish():
+                raise SystemExit(
+                    f"page {spec.number} holds secret-looking text: the generated rows should not"
+                )
+            recorded.append(path)
     return recorded
 
 
@@ -198,7 +206,7 @@ def _run(args: argparse.Namespace, source_url: str, warehouse_url: str) -> int:
         recorded = record_pages(source_url, START, end, Path(tmp))
         for rep in range(1, args.repeat + 1):
             _reset(warehouse_url)
-            print(f"[{rep}/{args.repeat}] landing from pre-read pages (stage -> upsert) ...", file=sys.stderr)
+            print(f"[{rep}/{args.repeat}] landing from pre-read direct pages ...", file=sys.stderr)
             began = time.monotonic()
             replayed = land_window(warehouse_url, ReplaySource(recorded), START, end, landable=(START, end))
             replay_times.append(time.monotonic() - began)
@@ -207,7 +215,7 @@ def _run(args: argparse.Namespace, source_url: str, warehouse_url: str) -> int:
                 return 1
             _reset(warehouse_url)
             print(
-                f"[{rep}/{args.repeat}] landing path (LiteLLM database -> stage -> upsert) ...",
+                f"[{rep}/{args.repeat}] landing path (LiteLLM database -> screen -> landing table) ...",
                 file=sys.stderr,
             )
             began = time.monotonic()
@@ -219,7 +227,7 @@ def _run(args: argparse.Namespace, source_url: str, warehouse_url: str) -> int:
                 landable=(START, end),
             )
             landing_times.append(time.monotonic() - began)
-            if result.inserted != rows:
+            if result.inserted != rows or result.direct_rows != rows:
                 print(f"error: landed {result.inserted} of {rows} rows ({result})", file=sys.stderr)
                 return 1
             with psycopg.connect(warehouse_url, autocommit=True) as conn:
@@ -255,7 +263,8 @@ def _run(args: argparse.Namespace, source_url: str, warehouse_url: str) -> int:
         f"landing path: best {best_landing:7.1f} s = {rows / best_landing:9,.0f} rows/s, "
         f"median {med_landing:7.1f} s = {rows / med_landing:9,.0f} rows/s "
         f"({result.pages} pages; last run: waiting for LiteLLM {result.wait_seconds:.1f} s, "
-        f"staging {result.stage_seconds:.1f} s, merging {result.merge_seconds:.1f} s)"
+        f"streaming pages {result.stage_seconds:.1f} s, merging {result.merge_seconds:.1f} s; "
+        f"{result.direct_rows:,} rows landed directly)"
     )
     print(
         f"pre-read:     best {best_replay:7.1f} s = {rows / best_replay:9,.0f} rows/s, "

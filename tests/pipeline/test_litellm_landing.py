@@ -46,6 +46,7 @@ def test_real_shapes_land_and_malformed_rows_are_rejected_with_reasons(
     result = land(litellm_url, warehouse_url)
 
     assert (result.fetched, result.inserted, result.updated, result.rejected) == (11, 5, 0, 6)
+    assert result.direct_rows == 5  # a first landing: the good rows skip the stage, the rest take it
     assert result.rejected_by_reason == {
         "missing_request_id": 1,
         "inverted_timestamps": 1,
@@ -176,6 +177,7 @@ def test_replaying_three_times_changes_nothing(litellm_url: str, warehouse_url: 
             5,
             6,
         )
+        assert again.direct_rows == 0  # the window holds landed rows: every page is merged
 
     assert first.inserted == 5
     after = rows(
@@ -285,7 +287,8 @@ def test_secrets_are_redacted_before_they_reach_the_warehouse(litellm_url: str, 
 
     result = land(litellm_url, warehouse_url)
 
-    assert (result.inserted, result.screened_rows, result.screened_pages) == (2, 1, 1)
+    # the raw api_key keeps the leaky row off the direct page: it alone takes the stage and its screen
+    assert (result.inserted, result.direct_rows, result.screened_rows, result.screened_pages) == (2, 1, 1, 1)
     with psycopg.connect(warehouse_url) as conn:
         text = conn.execute("select string_agg(t::text, ' ') from raw.litellm_spend_logs t").fetchone()[0]
     for secret in (RAW_KEY, "plain-provider-secret-value", "eyJhbGciOi", "abc.def-ghi"):
@@ -310,3 +313,75 @@ def test_a_clean_page_skips_the_row_screen(litellm_url: str, warehouse_url: str)
     R.insert_rows(litellm_url, R.standard_set())
     result = land(litellm_url, warehouse_url)
     assert (result.screened_pages, result.screened_rows) == (0, 0)
+
+
+def test_a_secret_in_metadata_sends_its_whole_page_through_the_stage(
+    litellm_url: str, warehouse_url: str
+) -> None:
+    leaky = R.success_row("req-leaky", R.T0 + timedelta(minutes=1))  # api_key is a proper key hash
+    leaky["metadata"]["spend_logs_metadata"] = {"note": f"retried with {RAW_KEY}"}
+    R.insert_rows(litellm_url, [leaky, R.success_row("req-clean", R.T0 + timedelta(minutes=2))])
+
+    result = land(litellm_url, warehouse_url)
+
+    # the byte screen flags the direct page: it is rolled back and the page is merged, screened
+    assert (result.inserted, result.direct_rows, result.screened_pages, result.screened_rows) == (2, 0, 1, 1)
+    (leaked,) = rows(
+        warehouse_url,
+        "select payload -> 'metadata' -> 'spend_logs_metadata' ->> 'note' as note "
+        "from raw.litellm_spend_logs where request_id = 'req-leaky'",
+    )
+    assert leaked["note"] == "retried with sk-[REDACTED]"
+    with psycopg.connect(warehouse_url) as conn:
+        text = conn.execute("select string_agg(t::text, ' ') from raw.litellm_spend_logs t").fetchone()[0]
+    assert RAW_KEY not in text
+
+
+def test_direct_pages_land_exactly_what_the_merge_lands(litellm_url: str, warehouse_url: str) -> None:
+    streamed = R.streamed_row("req-with-body", R.T0 + timedelta(minutes=6), ttft_ms=300)
+    streamed["metadata"]["proxy_server_request"] = {"messages": "the prompt"}  # store_prompts on
+    R.insert_rows(litellm_url, [*R.standard_set(), streamed])
+    columns = (
+        "request_id, start_time, end_time, completion_start_time, api_key, key_alias, model_group, "
+        "model, custom_llm_provider, call_type, status, spend, prompt_tokens, completion_tokens, "
+        "total_tokens, session_id, litellm_call_id, payload, _partition_key, _source"
+    )
+    query = f"select {columns} from raw.litellm_spend_logs order by request_id"
+
+    direct = land(litellm_url, warehouse_url)
+    landed_directly = rows(warehouse_url, query)
+    with psycopg.connect(warehouse_url, autocommit=True) as conn:
+        conn.execute("update raw.litellm_spend_logs set payload = '{}'")  # every row must be rewritten
+    merged = land(litellm_url, warehouse_url)
+
+    assert (direct.direct_rows, direct.inserted) == (6, 6)
+    assert (merged.direct_rows, merged.updated) == (0, 6)
+    assert rows(warehouse_url, query) == landed_directly
+    with_body = next(r for r in landed_directly if r["request_id"] == "req-with-body")
+    assert with_body["payload"]["metadata"]["proxy_server_request"] is None
+
+
+def test_a_request_id_landed_under_another_hour_is_upserted_not_duplicated(
+    litellm_url: str, warehouse_url: str
+) -> None:
+    R.insert_rows(litellm_url, [R.success_row("req-moved", R.T0 + timedelta(minutes=1))])
+    land(litellm_url, warehouse_url)
+    with psycopg.connect(litellm_url, autocommit=True) as conn:  # LiteLLM rewrote its startTime
+        conn.execute(
+            """update "LiteLLM_SpendLogs" set "startTime" = %s, "endTime" = %s, "completionStartTime" = %s,
+            updated_at = now() where request_id = 'req-moved'""",
+            (R.T0 + HOUR + timedelta(minutes=5),) * 3,
+        )
+    R.insert_rows(litellm_url, [R.success_row("req-new", R.T0 + HOUR + timedelta(minutes=10))])
+
+    # nothing is landed in [11:00, 12:00) yet: the direct page collides on req-moved, is rolled
+    # back, and the page is merged instead
+    result = land(litellm_url, warehouse_url, start=R.T0 + HOUR)
+
+    assert (result.inserted, result.updated, result.direct_rows) == (1, 1, 0)
+    assert rows(
+        warehouse_url, "select request_id, _partition_key from raw.litellm_spend_logs order by 1"
+    ) == [
+        {"request_id": "req-moved", "_partition_key": "2026-11-20-11:00"},
+        {"request_id": "req-new", "_partition_key": "2026-11-20-11:00"},
+    ]

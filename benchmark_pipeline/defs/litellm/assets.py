@@ -115,6 +115,7 @@ def _metadata(result: LandingResult, check: Reconciliation) -> dict[str, dg.Meta
         "partitions": dg.MetadataValue.int(len(hours(result.window_start, result.window_end))),
         "rows_fetched": dg.MetadataValue.int(result.fetched),
         "rows_inserted": dg.MetadataValue.int(result.inserted),
+        "rows_landed_directly": dg.MetadataValue.int(result.direct_rows),
         "rows_updated": dg.MetadataValue.int(result.updated),
         "rows_unchanged": dg.MetadataValue.int(result.unchanged),
         "rows_rejected": dg.MetadataValue.int(result.rejected),

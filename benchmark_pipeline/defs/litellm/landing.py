@@ -8,7 +8,9 @@ Per window (a single partition or a backfill's whole range):
    source page: COPY into the stage, insert the page's malformed rows into ``_rejected`` with their
    reason, upsert the rest on ``request_id`` (a row whose payload is unchanged is not touched, so
    ``_ingested_at`` keeps its value and dbt's incremental models do not reprocess replays);
-   finally the watermark moves, in the same transaction as the rows it covers.
+   finally the watermark moves, in the same transaction as the rows it covers. When the window
+   holds no landed row yet, the database source lands each page's clean rows directly instead
+   (one COPY into the landing table, see :mod:`source_db`) and only the rest go through the stage.
 3. Commit. A failure anywhere (source down mid-read included) rolls everything back: nothing of
    the run is landed and the watermark is unchanged, so the next run re-reads the same window.
 """
@@ -62,12 +64,15 @@ class LandingResult:
     superseded: int = 0  # landed earlier, malformed now: moved to _rejected
     pages: int = 0
     screened_pages: int = 0  # pages the relay's screen flagged (their rows went through the SQL screen)
+    direct_rows: int = 0  # rows a direct page COPYed into the landing table (no stage, no merge)
     watermark_before: datetime | None = None
     watermark_after: datetime | None = None
     source_counts: dict[datetime, int] = field(default_factory=dict)  # naive UTC hour -> rows
     seconds: float = 0.0
     wait_seconds: float = 0.0  # waiting for the source's next page
-    stage_seconds: float = 0.0  # copying a page into the stage
+    stage_seconds: float = (
+        0.0  # copying a page into the stage (a direct page: streaming it into the landing table)
+    )
     merge_seconds: float = 0.0  # rejected rows + upsert
 
     @property
@@ -125,7 +130,8 @@ def land_window(
     keys = [partition_key(h) for h in hours(start, end)]
     params = {"source": source.name, "fallback_partition": keys[0] if keys else partition_key(_naive(start))}
     statements = _Statements(st.upsert_sql(), st.upsert_sql(new_rows_only=True), st.insert_rejected_sql())
-    with psycopg.connect(warehouse_url, autocommit=True) as wh:
+    # direct pages send JSON text as UTF-8 (statements._DIRECT_PAYLOAD)
+    with psycopg.connect(warehouse_url, autocommit=True, client_encoding="UTF8") as wh:
         wh.execute(f"set temp_buffers = '{TEMP_BUFFERS}'")
         ensure_tables(wh)
         wh.execute(st.stage_ddl())
@@ -133,7 +139,11 @@ def land_window(
             wh.execute(LOCK_SQL)
             result.watermark_before = read_watermark(wh, lock=True)
             wh.execute("delete from raw.litellm_spend_logs_rejected where partition_key = any(%s)", (keys,))
-            window = Window(start, end, result.watermark_before, landable, max_age)
+            (landed_before,) = wh.execute(  # type: ignore[misc]
+                "select exists (select 1 from raw.litellm_spend_logs where start_time >= %s and start_time < %s)",
+                (_aware(start), _aware(end)),
+            ).fetchone()
+            window = Window(start, end, result.watermark_before, landable, max_age, not landed_before)
             pages = source.pages(window)
             try:
                 while True:
@@ -144,17 +154,20 @@ def land_window(
                         break
                     wh.execute(f"truncate {st.STAGE}")
                     t0 = time.monotonic()
-                    staged = page.copy_into(wh)
+                    staged = page.copy_into(wh)  # a direct page lands its clean rows here
                     t1 = time.monotonic()
                     result.stage_seconds += t1 - t0
                     result.pages += 1
-                    result.fetched += staged.rows
+                    result.fetched += staged.rows + staged.landed
+                    result.inserted += staged.landed
+                    result.direct_rows += staged.landed
                     if staged.rows:
                         _merge_page(wh, statements, {**params, "screen": staged.screen}, result)
                     result.merge_seconds += time.monotonic() - t1
                     if log is not None:
                         log(
-                            f"page {page.number}: {staged.rows} rows staged; so far {result.inserted} new, "
+                            f"page {page.number}: {staged.landed} rows landed directly, {staged.rows} staged; "
+                            f"so far {result.inserted} new, "
                             f"{result.updated} updated, {result.rejected} rejected"
                         )
             finally:
@@ -245,6 +258,10 @@ def warehouse_counts(warehouse_url: str, start: datetime, end: datetime) -> dict
             ).fetchall()
         )
     return {h: WarehouseCounts(landed.get(h, 0), rejected.get(partition_key(h), 0)) for h in hs}
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
 
 
 def _naive(ts: datetime) -> datetime:

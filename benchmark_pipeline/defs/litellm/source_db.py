@@ -3,12 +3,20 @@
 One run reads one consistent snapshot (a ``repeatable read, read only`` transaction): the pages,
 the per-hour counts the reconciliation check compares against, and the watermark all agree.
 Pages are keyset ranges on ``("startTime", request_id)`` (LiteLLM's own composite index), each
-streamed with binary ``COPY ... TO STDOUT`` straight into the warehouse's stage table: no row is
-decoded in Python.
+streamed with binary ``COPY ... TO STDOUT``: no row is decoded in Python.
+
+- A window that holds no landed row yet (a first landing, a backfill) is read in *direct pages*:
+  LiteLLM's server renders each page's clean rows in the landing table's own layout and the relay
+  streams them, screened block by block, straight into ``raw.litellm_spend_logs`` inside a
+  savepoint. The page's other rows (rejected, or with a raw key in ``api_key``) are read again in
+  the stage's layout and merged as usual; a page the byte screen flags, or one with a request_id
+  landed elsewhere, is rolled back to the savepoint and read whole into the stage.
+- Any other window is read a page ahead by a reader thread into the stage, then merged.
 """
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -39,8 +47,9 @@ def _first_line(exc: BaseException) -> str:
 
 @dataclass(frozen=True)
 class Staged:
-    rows: int
+    rows: int  # rows in the stage, to merge
     screen: bool  # the page may hold secrets: run the per-row screen on it
+    landed: int = 0  # rows a direct page COPYed into the landing table
 
 
 @dataclass
@@ -60,6 +69,7 @@ class Window:
     previous_watermark: datetime | None = None
     landable: tuple[datetime, datetime] | None = None  # the partition range rows can land in
     max_age: timedelta = timedelta(hours=24)  # a row is written at most this long after its startTime
+    first_landing: bool = False  # no row of the window is landed yet: direct pages
 
 
 @dataclass(frozen=True)
@@ -79,7 +89,7 @@ class DatabaseSource:
         self.url = url
         self.page_rows = page_rows
         self._conn: psycopg.Connection | None = None
-        self._outer = self._inner = ""
+        self._selects: st.SourceSelects | None = None
         self._summary: ReadSummary | None = None
         self.rows_read = 0
 
@@ -112,7 +122,7 @@ class DatabaseSource:
                 f'{self.describe()} has no "LiteLLM_SpendLogs" table',
                 hint="LITELLM_DATABASE_URL must point at the database LiteLLM itself writes to",
             )
-        self._outer, self._inner = st.source_copy_select(present)
+        self._selects = st.source_selects(present)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -137,13 +147,20 @@ class DatabaseSource:
     # --- reading a window ---------------------------------------------------------------------
 
     def pages(self, window: Window) -> Iterator[Page]:
-        """Keyset pages over ``start <= "startTime" < end`` (naive UTC bounds).
+        """Keyset pages over ``start <= "startTime" < end`` (naive UTC bounds); after the last one,
+        the :meth:`summary` is computed in the same snapshot.
 
-        A reader thread fetches the next page while the caller merges the current one: LiteLLM's
-        server serialises rows while the warehouse upserts, so the two overlap on separate cores.
-        After the last page it computes the :meth:`summary` in the same snapshot.
+        Stage pages: a reader thread fetches the next page while the caller merges the current one
+        (LiteLLM's server serialises rows while the warehouse upserts, on separate cores). Direct
+        pages stream from LiteLLM to the warehouse as the caller lands them: both servers work at
+        once, with the relay between them.
         """
         self._summary = None
+        if window.first_landing:
+            for spec in self._page_specs(window.start, window.end):
+                yield Page(spec.number, functools.partial(self._land_direct, spec))
+            self._summary = self._summarise(window)
+            return
         reader = _PageReader(self, window)
         reader.start()
         try:
@@ -155,8 +172,8 @@ class DatabaseSource:
         finally:
             reader.stop()
 
-    def _page_queries(self, start: datetime, end: datetime) -> Iterator[tuple[int, sql.Composed]]:
-        """(page number, COPY statement) for each keyset page of the window."""
+    def _page_specs(self, start: datetime, end: datetime) -> Iterator[_PageSpec]:
+        """Each keyset page of the window, its bounds found with one index probe."""
         window = sql.SQL('"startTime" >= {} and "startTime" < {}').format(
             sql.Literal(_naive(start)), sql.Literal(_naive(end))
         )
@@ -190,42 +207,107 @@ class DatabaseSource:
                 if bound
                 else sql.SQL("")
             )
-            yield (
-                number,
-                sql.SQL(
-                    "copy (select {outer} from (select {inner} from {table} where {window} {lower} {upper}) as s)"
-                    " to stdout (format binary)"
-                ).format(
-                    outer=sql.SQL(self._outer),
-                    inner=sql.SQL(self._inner),
-                    table=sql.SQL(st.SOURCE_TABLE),
-                    window=window,
-                    lower=lower,
-                    upper=upper,
-                ),
-            )
+            where = sql.SQL(" ").join([window, lower, upper])
+            what = f"reading page {number} of {_span(start, end)}"
+            yield _PageSpec(number, where, self.page_rows if bound else None, what)
             if bound is None:
                 return
             after = (bound[0], bound[1])
 
-    def _fetch(self, number: int, query: sql.Composed, what: str, stopping: threading.Event) -> _Fetched:
-        """One page's binary COPY data in ~1 MB blocks, screened for secrets on the way."""
-        blocks: list[bytes] = []
+    def _query(self, spec: _PageSpec, layout: str) -> sql.Composed:
+        """The page's COPY: ``stage`` (every row, the stage's layout), ``direct`` (the rows that can
+        land directly, the landing table's layout) or ``staged_rows`` (the others, the stage's layout)."""
+        selects = self._selects
+        if selects is None:
+            raise RuntimeError("DatabaseSource used outside its `with` block")
+        rows = sql.SQL("select {outer} from (select {inner} from {table} where {where}) as s").format(
+            outer=sql.SQL(selects.outer),
+            inner=sql.SQL(selects.inner),
+            table=sql.SQL(st.SOURCE_TABLE),
+            where=spec.where,
+        )
+        if layout == "direct":
+            rows = sql.SQL(
+                "select {direct} from (select {outer}, s._metadata from (select {inner} from {table} "
+                "where {where}) as s) as s where {filter}"
+            ).format(
+                direct=sql.SQL(selects.direct),
+                outer=sql.SQL(selects.outer),
+                inner=sql.SQL(selects.inner),
+                table=sql.SQL(st.SOURCE_TABLE),
+                where=spec.where,
+                filter=sql.SQL(st.DIRECT_ROWS),
+            )
+        elif layout == "staged_rows":
+            rows = sql.SQL("select * from ({rows}) as s where {filter}").format(
+                rows=rows, filter=sql.SQL(st.STAGED_ROWS)
+            )
+        return sql.SQL("copy ({}) to stdout (format binary)").format(rows)
+
+    def _blocks(self, query: sql.Composed, what: str) -> Iterator[bytes]:
+        """A COPY's data in ~1 MB blocks; a source failure becomes a SpendLogSourceError."""
         block = bytearray()
-        screen = PageScreen()
         with self._reading(what), self.conn.cursor().copy(query) as pipe:
             for chunk in pipe:
                 block += chunk
                 if len(block) >= BLOCK_BYTES:
-                    blocks.append(bytes(block))
-                    screen.scan(blocks[-1])
+                    yield bytes(block)
                     block.clear()
-                    if stopping.is_set():
-                        raise _Stopped
         if block:
-            blocks.append(bytes(block))
-            screen.scan(blocks[-1])
-        return _Fetched(self, number, blocks, screen.finish())
+            yield bytes(block)
+
+    def _fetch(self, spec: _PageSpec, layout: str, stopping: threading.Event) -> _Fetched:
+        """A page's COPY data in memory, screened for secrets on the way."""
+        blocks: list[bytes] = []
+        screen = PageScreen()
+        for block in self._blocks(self._query(spec, layout), spec.what):
+            blocks.append(block)
+            screen.scan(block)
+            if stopping.is_set():
+                raise _Stopped
+        return _Fetched(self, spec.number, blocks, screen.finish())
+
+    def _land_direct(self, spec: _PageSpec, warehouse: psycopg.Connection) -> Staged:
+        """Stream the page's clean rows into the landing table (inside a savepoint), then stage the
+        rest; a page that cannot land directly is rolled back and staged whole."""
+        screen = PageScreen()
+        cursor = warehouse.cursor()
+        blocks = self._blocks(self._query(spec, "direct"), spec.what)
+        try:
+            with warehouse.transaction(), cursor.copy(st.LANDING_COPY_SQL) as sink:
+                try:
+                    for block in blocks:
+                        cleared = screen.scan(block)  # nothing once the page is flagged
+                        if cleared:
+                            sink.write(cleared)
+                finally:
+                    # read the page to its end whatever happened: cancelling a COPY would abort
+                    # the snapshot's transaction
+                    for _ in blocks:
+                        pass
+                if screen.finish():
+                    raise _NotDirect
+                sink.write(screen.rest)
+        except (_NotDirect, psycopg.errors.UniqueViolation):
+            # flagged by the byte screen (its rows take the per-row screen), or a request_id that
+            # landed with a startTime outside this window: the stage's merge handles both
+            return self._fetch(spec, "stage", threading.Event()).copy_into(warehouse)
+        landed = max(cursor.rowcount, 0)
+        self.rows_read += landed
+        total = spec.rows if spec.rows is not None else self._count(spec)
+        if landed == total:
+            return Staged(0, False, landed)
+        rest = self._fetch(spec, "staged_rows", threading.Event()).copy_into(warehouse)
+        return Staged(rest.rows, rest.screen, landed)
+
+    def _count(self, spec: _PageSpec) -> int:
+        with self._reading(f"counting the rows of page {spec.number}"):
+            row = self.conn.execute(
+                sql.SQL("select count(*) from {table} where {where}").format(
+                    table=sql.SQL(st.SOURCE_TABLE), where=spec.where
+                )
+            ).fetchone()
+        return row[0] if row else 0
 
     def summary(self) -> ReadSummary:
         if self._summary is None:
@@ -335,6 +417,21 @@ class ChangedHour:
     max_changed: datetime
 
 
+@dataclass(frozen=True)
+class _PageSpec:
+    """One keyset page: its number, its WHERE clause, its row count when known (a full page), and
+    what reading it is called in an error message."""
+
+    number: int
+    where: sql.Composable
+    rows: int | None
+    what: str
+
+
+class _NotDirect(Exception):
+    """The byte screen flagged a direct page."""
+
+
 @dataclass
 class _Fetched:
     source: DatabaseSource
@@ -369,11 +466,8 @@ class _PageReader(threading.Thread):
 
     def run(self) -> None:
         try:
-            start, end = self.window.start, self.window.end
-            for number, query in self.source._page_queries(start, end):
-                what = f"reading page {number} of {_span(start, end)}"
-                fetched = self.source._fetch(number, query, what, self.stopping)
-                if not self._put(fetched):
+            for spec in self.source._page_specs(self.window.start, self.window.end):
+                if not self._put(self.source._fetch(spec, "stage", self.stopping)):
                     return
             # counts and watermark while the consumer merges the last page (same snapshot)
             self.source._summary = self.source._summarise(self.window)

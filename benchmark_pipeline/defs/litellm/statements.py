@@ -10,6 +10,9 @@ This module renders what depends on the column list:
   and evaluated by LiteLLM's server in the database source's query (beside the serialisation, so
   the warehouse only copies and merges) or by the warehouse for the API source's small pages;
 - the stage table: a temporary table in the warehouse into which either source COPYs a page;
+- the direct page (:class:`SourceSelects`): on a first landing, LiteLLM's server renders a page's
+  clean rows in the landing table's own layout (:data:`LANDING_VALUES`, the merge's values) and
+  the relay COPYs them straight into ``raw.litellm_spend_logs``; the page's other rows take the stage;
 - the merge: rejected rows into ``raw.litellm_spend_logs_rejected`` with a readable reason, the
   rest upserted into ``raw.litellm_spend_logs`` on ``request_id``, touching a row only when its
   payload changed (so a replay leaves ``_ingested_at``, dbt's incremental watermark, alone).
@@ -17,6 +20,8 @@ This module renders what depends on the column list:
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from benchmark_pipeline.defs.litellm.columns import (
     COLUMNS,
@@ -50,12 +55,21 @@ def _q(name: str) -> str:
 # --- database source -------------------------------------------------------------------------------
 
 
-def source_copy_select(present: set[str]) -> tuple[str, str]:
-    """The database source's page query, as (outer select list, inner select list):
-    ``select <outer> from (select <inner> from "LiteLLM_SpendLogs" where ...) as s``.
+@dataclass(frozen=True)
+class SourceSelects:
+    """The database source's select lists. A page in the stage's layout is
+    ``select <outer> from (select <inner> from "LiteLLM_SpendLogs" where ...) as s``; a direct page,
+    in the landing table's layout, is ``select <direct> from (select <outer>, s._metadata from
+    (select <inner> ...) as s) as s where <DIRECT_ROWS>``."""
 
-    The inner list reads the typed stage columns, the whole row as JSON text (``_payload``) and the
-    metadata's JSON type; the outer one adds ``_reason``: the classification runs on LiteLLM's
+    inner: str
+    outer: str
+    direct: str
+
+
+def source_selects(present: set[str]) -> SourceSelects:
+    """The inner list reads the typed stage columns, the whole row as JSON text (``_payload``), the
+    metadata and its JSON type; the outer one adds ``_reason``: the classification runs on LiteLLM's
     server, beside the serialisation, so the warehouse only copies and merges (the API source gets
     the same expression in the warehouse: :data:`CLASSIFY_STAGE_SQL`). Columns an older LiteLLM
     lacks read NULL; ``request_duration_ms`` falls back to endTime - startTime exactly as
@@ -81,13 +95,15 @@ def source_copy_select(present: set[str]) -> tuple[str, str]:
     inner.append("jsonb_typeof(nullif(metadata, 'null'::jsonb)) as _metadata_kind")
     inner.append("greatest(created_at, updated_at) as _changed_at")
     inner.append("null::text as _pre_reason")
+    inner.append(f"{value('metadata')} as _metadata")
     outer = [c.ident for c in STAGED] + [
         "_payload",
         "_metadata_kind",
         "_changed_at",
         f"{reason_expr()} as _reason",
     ]
-    return ", ".join(outer), ", ".join(inner)
+    direct = [on_source for _, _, on_source in LANDING_VALUES]
+    return SourceSelects(", ".join(inner), ", ".join(outer), ", ".join(direct))
 
 
 DB_STAGE_COLUMNS: tuple[str, ...] = (
@@ -157,23 +173,72 @@ def stage_copy_sql(columns: tuple[str, ...]) -> str:
 
 # --- merge -----------------------------------------------------------------------------------------
 
-
-def row_screen_expr(alias: str = "s") -> str:
-    """True for a row that goes through the redaction functions. ``%(screen)s`` is false on pages
-    the relay found clean: the regex is then never evaluated. The key-hash test is cheap and always
-    runs: a raw key in ``api_key`` need not look like a secret to anything else."""
-    return (
-        f"(({alias}.api_key <> '' and {alias}.api_key !~* {HEX64}) "
-        f"or (%(screen)s and {alias}._payload ~* '{SECRET_SCAN_REGEX}'))"
-    )
-
+# A row whose api_key is not a key hash always goes through the redaction functions (a raw key in
+# ``api_key`` need not look like a secret to anything else): it never lands through a direct page.
+KEY_NOT_HASHED = f"coalesce(s.api_key <> '' and s.api_key !~* {HEX64}, false)"
+# a page's rows that can land directly, and the rest (exact complements: neither is ever NULL)
+DIRECT_ROWS = f"s._reason is null and not {KEY_NOT_HASHED}"
+STAGED_ROWS = f"(s._reason is not null or {KEY_NOT_HASHED})"
 
 # metadata.proxy_server_request holds the request body when LiteLLM stores prompts: content never
 # lands, so it is nulled like the content columns are dropped
+_NO_CONTENT = "coalesce({} -> 'proxy_server_request', 'null'::jsonb) = 'null'::jsonb"
+_NULL_CONTENT = "jsonb_set({}, '{{metadata,proxy_server_request}}', 'null'::jsonb)"
+_PAYLOAD_METADATA = "s.j -> 'metadata'"
 _STRIP_CONTENT = (
-    "case when coalesce(s.j -> 'metadata' -> 'proxy_server_request', 'null'::jsonb) = 'null'::jsonb "
-    "then s.j else jsonb_set(s.j, '{metadata,proxy_server_request}', 'null'::jsonb) end"
+    f"case when {_NO_CONTENT.format(_PAYLOAD_METADATA)} then s.j else {_NULL_CONTENT.format('s.j')} end"
 )
+# A direct page sends the payload in jsonb's binary format: a version byte (1), then the JSON text
+# (what psycopg's own binary jsonb dumper sends). The text is LiteLLM's serialisation as it is
+# (parsed here only for the rare row that stored a request body), so the warehouse parses each row
+# once, as the merge does.
+_DIRECT_PAYLOAD = (
+    f"'\\x01'::bytea || convert_to(case when {_NO_CONTENT.format('s._metadata')} then s._payload "
+    f"else {_NULL_CONTENT.format('s._payload::jsonb')}::text end, 'UTF8')"
+)
+_UTC = "at time zone 'UTC'"
+_PARTITION = f"""to_char(date_trunc('hour', s."startTime"), {PARTITION_FMT})"""
+
+# (landing column, its value in the warehouse's merge, over the parsed and screened ``s.payload``,
+# its value on LiteLLM's server for a direct page: the same, for a row that needs no redaction)
+LANDING_VALUES: tuple[tuple[str, str, str], ...] = (
+    ("request_id", "s.request_id", "s.request_id"),
+    ("start_time", f's."startTime" {_UTC}', f's."startTime" {_UTC}'),
+    ("end_time", f's."endTime" {_UTC}', f's."endTime" {_UTC}'),
+    ("completion_start_time", f's."completionStartTime" {_UTC}', f's."completionStartTime" {_UTC}'),
+    ("api_key", "s.payload ->> 'api_key'", "s.api_key"),
+    ("key_alias", "s.payload -> 'metadata' ->> 'user_api_key_alias'", "s._metadata ->> 'user_api_key_alias'"),
+    *(
+        (name, f"s.{name}", f"s.{name}")
+        for name in (
+            "model_group",
+            "model",
+            "custom_llm_provider",
+            "call_type",
+            "status",
+            "spend",
+            "prompt_tokens",
+            "completion_tokens",
+            "total_tokens",
+            "session_id",
+            "litellm_call_id",
+        )
+    ),
+    ("payload", "s.payload", _DIRECT_PAYLOAD),
+    ("_partition_key", _PARTITION, _PARTITION),
+    ("_source", "%(source)s", "'litellm_db'"),
+)
+LANDING_COPY_SQL = (
+    "copy raw.litellm_spend_logs ("
+    + ", ".join(name for name, _, _ in LANDING_VALUES)
+    + ") from stdin (format binary)"
+)
+
+
+def row_screen_expr() -> str:
+    """True for a row that goes through the redaction functions. ``%(screen)s`` is false on pages
+    the relay found clean: the regex is then never evaluated."""
+    return f"({KEY_NOT_HASHED} or (%(screen)s and s._payload ~* '{SECRET_SCAN_REGEX}'))"
 
 
 def upsert_sql(*, new_rows_only: bool = False) -> str:
@@ -187,28 +252,7 @@ def upsert_sql(*, new_rows_only: bool = False) -> str:
     copying the ``::jsonb`` cast into every expression that uses it (measured: a lateral join was
     flattened into a Memoize node that parsed it six times).
     """
-    typed = [
-        ("request_id", "s.request_id"),
-        ("start_time", """s."startTime" at time zone 'UTC'"""),
-        ("end_time", """s."endTime" at time zone 'UTC'"""),
-        ("completion_start_time", """s."completionStartTime" at time zone 'UTC'"""),
-        ("api_key", "s.payload ->> 'api_key'"),
-        ("key_alias", "s.payload -> 'metadata' ->> 'user_api_key_alias'"),
-        ("model_group", "s.model_group"),
-        ("model", "s.model"),
-        ("custom_llm_provider", "s.custom_llm_provider"),
-        ("call_type", "s.call_type"),
-        ("status", "s.status"),
-        ("spend", "s.spend"),
-        ("prompt_tokens", "s.prompt_tokens"),
-        ("completion_tokens", "s.completion_tokens"),
-        ("total_tokens", "s.total_tokens"),
-        ("session_id", "s.session_id"),
-        ("litellm_call_id", "s.litellm_call_id"),
-        ("payload", "s.payload"),
-        ("_partition_key", f"""to_char(date_trunc('hour', s."startTime"), {PARTITION_FMT})"""),
-        ("_source", "%(source)s"),
-    ]
+    typed = [(name, in_merge) for name, in_merge, _ in LANDING_VALUES]
     targets = ", ".join(name for name, _ in typed)
     inner_cols = ", ".join(f"s.{c.ident}" for c in STAGED)
     values = ",\n        ".join(expr for _, expr in typed)
