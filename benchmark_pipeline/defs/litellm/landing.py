@@ -70,9 +70,7 @@ class LandingResult:
     source_counts: dict[datetime, int] = field(default_factory=dict)  # naive UTC hour -> rows
     seconds: float = 0.0
     wait_seconds: float = 0.0  # waiting for the source's next page
-    stage_seconds: float = (
-        0.0  # copying a page into the stage (a direct page: streaming it into the landing table)
-    )
+    stage_seconds: float = 0.0  # copying a page into the stage, or a direct page into the table
     merge_seconds: float = 0.0  # rejected rows + upsert
 
     @property
@@ -130,7 +128,7 @@ def land_window(
     keys = [partition_key(h) for h in hours(start, end)]
     params = {"source": source.name, "fallback_partition": keys[0] if keys else partition_key(_naive(start))}
     statements = _Statements(st.upsert_sql(), st.upsert_sql(new_rows_only=True), st.insert_rejected_sql())
-    # direct pages send JSON text as UTF-8 (statements._DIRECT_PAYLOAD)
+    # binary COPY carries text in the client encoding: UTF-8 on both ends (DatabaseSource sets it too)
     with psycopg.connect(warehouse_url, autocommit=True, client_encoding="UTF8") as wh:
         wh.execute(f"set temp_buffers = '{TEMP_BUFFERS}'")
         ensure_tables(wh)

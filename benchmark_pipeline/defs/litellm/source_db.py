@@ -100,7 +100,9 @@ class DatabaseSource:
 
     def __enter__(self) -> DatabaseSource:
         try:
-            conn = psycopg.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S, **KEEPALIVES)
+            conn = psycopg.connect(
+                self.url, connect_timeout=CONNECT_TIMEOUT_S, client_encoding="UTF8", **KEEPALIVES
+            )
         except psycopg.OperationalError as exc:
             raise SpendLogSourceError(
                 f"cannot connect to {self.describe()}: {_first_line(exc)}",
