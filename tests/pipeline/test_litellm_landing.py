@@ -385,3 +385,17 @@ def test_a_request_id_landed_under_another_hour_is_upserted_not_duplicated(
         {"request_id": "req-moved", "_partition_key": "2026-11-20-11:00"},
         {"request_id": "req-new", "_partition_key": "2026-11-20-11:00"},
     ]
+
+
+def test_a_rejected_row_keeps_no_request_body_either(litellm_url: str, warehouse_url: str) -> None:
+    bad = R.negative_tokens_row("bad-with-body", R.T0 + timedelta(minutes=1))
+    bad["metadata"]["proxy_server_request"] = {"messages": "the prompt"}  # store_prompts on
+    R.insert_rows(litellm_url, [bad])
+
+    result = land(litellm_url, warehouse_url)
+
+    assert result.rejected_by_reason == {"negative_tokens": 1}
+    (rejected,) = rows(warehouse_url, "select payload from raw.litellm_spend_logs_rejected")
+    assert rejected["payload"]["metadata"]["proxy_server_request"] is None
+    assert rejected["payload"]["prompt_tokens"] == -5  # the rest of the row is kept, for diagnosis
+    assert "the prompt" not in str(rejected["payload"])

@@ -184,10 +184,15 @@ STAGED_ROWS = f"(s._reason is not null or {KEY_NOT_HASHED})"
 # lands, so it is nulled like the content columns are dropped
 _NO_CONTENT = "coalesce({} -> 'proxy_server_request', 'null'::jsonb) = 'null'::jsonb"
 _NULL_CONTENT = "jsonb_set({}, '{{metadata,proxy_server_request}}', 'null'::jsonb)"
-_PAYLOAD_METADATA = "s.j -> 'metadata'"
-_STRIP_CONTENT = (
-    f"case when {_NO_CONTENT.format(_PAYLOAD_METADATA)} then s.j else {_NULL_CONTENT.format('s.j')} end"
-)
+
+
+def _strip_content(row: str) -> str:
+    """``row`` (a payload as jsonb) with metadata.proxy_server_request nulled when it is set."""
+    metadata = row + " -> 'metadata'"
+    return f"case when {_NO_CONTENT.format(metadata)} then {row} else {_NULL_CONTENT.format(row)} end"
+
+
+_STRIP_CONTENT = _strip_content("s.j")
 # A direct page sends the payload in jsonb's binary format: a version byte (1), then the JSON text
 # (what psycopg's own binary jsonb dumper sends). The text is LiteLLM's serialisation as it is
 # (parsed here only for the rare row that stored a request body), so the warehouse parses each row
@@ -344,7 +349,7 @@ def insert_rejected_sql() -> str:
     )
     payload = (
         "case when s._reason = 'oversize_row' or s._reason like 'oversize_field:%%' "
-        f"then {_oversize_payload()} else raw.spend_log_redact(s._payload::jsonb) end"
+        f"then {_oversize_payload()} else raw.spend_log_redact({_strip_content('s._payload::jsonb')}) end"
     )
     return f"""insert into raw.litellm_spend_logs_rejected (request_id, partition_key, reason, payload, _source)
     select {request_id}, {partition}, {_reason_message()}, {payload}, %(source)s
