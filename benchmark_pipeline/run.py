@@ -21,13 +21,14 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from benchmark_pipeline.partitions import hourly_partitions
+from benchmark_pipeline.utc import aware_utc
 
 # What `benchmark pipeline run` materializes by default: the raw landing of the window, then the dbt
 # models (the partitioned facts over the same partitions; seeds, views, rollups and dimensions once)
@@ -89,7 +90,7 @@ def without_prometheus(selection: dg.AssetSelection, warehouse_url: str) -> dg.A
 
 def partition_range(start: datetime, end: datetime) -> tuple[str, str]:
     """First and last hourly partition keys overlapping [start, end) (UTC), clamped to the ones that exist."""
-    start, end = _aware(start), _aware(end)
+    start, end = aware_utc(start), aware_utc(end)
     if end <= start:
         raise WindowError(
             f"the window is empty: --to {end.isoformat()} is not after --from {start.isoformat()}"
@@ -295,7 +296,3 @@ def jsonable(value: Any) -> Any:
 def _first_line(text: str) -> str:
     text = (text or "").strip()
     return text.splitlines()[0] if text else ""
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)

@@ -1,7 +1,7 @@
 """The ``raw_litellm_spend_logs`` asset, its reconciliation check and the live-path freshness check."""
 
 # no `from __future__ import annotations`: Dagster inspects the context annotation at import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 import psycopg
@@ -19,6 +19,7 @@ from benchmark_pipeline.defs.litellm.source_api import ApiSource
 from benchmark_pipeline.defs.litellm.sources import NOT_CONFIGURED, open_source
 from benchmark_pipeline.partitions import hourly_partitions
 from benchmark_pipeline.resources import LiteLLMSourceResource, WarehouseResource
+from benchmark_pipeline.utc import naive_utc
 from session_cli.errors import BenchmarkError
 
 RAW_SPEND_LOGS = dg.AssetKey("raw_litellm_spend_logs")
@@ -33,7 +34,7 @@ def landable_range() -> tuple[datetime, datetime]:
     first = hourly_partitions.time_window_for_partition_key(hourly_partitions.get_first_partition_key())
     last_key = hourly_partitions.get_last_partition_key()
     last = hourly_partitions.time_window_for_partition_key(last_key) if last_key else first
-    return _naive(first.start), _naive(last.end)
+    return naive_utc(first.start), naive_utc(last.end)
 
 
 @dg.asset(
@@ -220,8 +221,4 @@ def _latest_landed_start(warehouse_url: str) -> datetime | None:
         if not conn.execute("select to_regclass('raw.litellm_spend_logs') is not null").fetchone()[0]:  # type: ignore[index]
             return None
         row = conn.execute("select max(start_time) from raw.litellm_spend_logs").fetchone()
-    return _naive(row[0]) if row and row[0] else None
-
-
-def _naive(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo is not None else ts
+    return naive_utc(row[0]) if row and row[0] else None

@@ -29,6 +29,7 @@ import psycopg
 
 from benchmark_pipeline.defs.litellm import statements as st
 from benchmark_pipeline.defs.litellm.source_db import Page, ReadSummary, Window
+from benchmark_pipeline.utc import aware_utc, naive_utc
 
 SQL_DIR = Path(__file__).parent / "sql"
 RAW_TABLES_SQL = SQL_DIR / "raw_tables.sql"
@@ -84,9 +85,9 @@ def partition_key(hour: datetime) -> str:
 
 def hours(start: datetime, end: datetime) -> list[datetime]:
     """Naive UTC hours h with start <= h < end (start is aligned down to the hour)."""
-    h = _naive(start).replace(minute=0, second=0, microsecond=0)
+    h = naive_utc(start).replace(minute=0, second=0, microsecond=0)
     out = []
-    while h < _naive(end):
+    while h < naive_utc(end):
         out.append(h)
         h += timedelta(hours=1)
     return out
@@ -126,7 +127,10 @@ def land_window(
     began = time.monotonic()
     result = LandingResult(source=source.name, window_start=start, window_end=end)
     keys = [partition_key(h) for h in hours(start, end)]
-    params = {"source": source.name, "fallback_partition": keys[0] if keys else partition_key(_naive(start))}
+    params = {
+        "source": source.name,
+        "fallback_partition": keys[0] if keys else partition_key(naive_utc(start)),
+    }
     statements = _Statements(st.upsert_sql(), st.upsert_sql(new_rows_only=True), st.insert_rejected_sql())
     # binary COPY carries text in the client encoding: UTF-8 on both ends (DatabaseSource sets it too)
     with psycopg.connect(warehouse_url, autocommit=True, client_encoding="UTF8") as wh:
@@ -139,7 +143,7 @@ def land_window(
             wh.execute("delete from raw.litellm_spend_logs_rejected where partition_key = any(%s)", (keys,))
             (landed_before,) = wh.execute(  # type: ignore[misc]
                 "select exists (select 1 from raw.litellm_spend_logs where start_time >= %s and start_time < %s)",
-                (_aware(start), _aware(end)),
+                (aware_utc(start), aware_utc(end)),
             ).fetchone()
             window = Window(start, end, result.watermark_before, landable, max_age, not landed_before)
             pages = source.pages(window)
@@ -256,11 +260,3 @@ def warehouse_counts(warehouse_url: str, start: datetime, end: datetime) -> dict
             ).fetchall()
         )
     return {h: WarehouseCounts(landed.get(h, 0), rejected.get(partition_key(h), 0)) for h in hs}
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts if ts.tzinfo is not None else ts.replace(tzinfo=UTC)
-
-
-def _naive(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo is not None else ts

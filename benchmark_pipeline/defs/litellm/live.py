@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from benchmark_pipeline.defs.litellm.landing import partition_key, read_watermark, warehouse_counts
 from benchmark_pipeline.defs.litellm.settings import IngestSettings
 from benchmark_pipeline.defs.litellm.source_api import ApiSource
 from benchmark_pipeline.defs.litellm.source_db import DatabaseSource
+from benchmark_pipeline.utc import naive_utc
 
 HOUR = timedelta(hours=1)
 
@@ -111,7 +112,7 @@ def plan_api(
     landable: tuple[datetime, datetime],
     now: datetime,
 ) -> LivePlan | Skip:
-    current = _naive(now).replace(minute=0, second=0, microsecond=0)
+    current = naive_utc(now).replace(minute=0, second=0, microsecond=0)
     trailing = [current - HOUR * i for i in range(settings.api_trailing_hours - 1, -1, -1)]
     trailing, _ = _clamp(trailing, landable)
     if not trailing:
@@ -141,10 +142,6 @@ def _read_watermark(warehouse_url: str) -> datetime | None:
 
     with psycopg.connect(warehouse_url, autocommit=True) as conn:
         return read_watermark(conn)
-
-
-def _naive(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo is not None else ts
 
 
 def _ts(ts: datetime | None) -> str:

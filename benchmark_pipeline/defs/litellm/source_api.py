@@ -28,6 +28,7 @@ from benchmark_pipeline.defs.litellm import statements as st
 from benchmark_pipeline.defs.litellm.columns import COLUMNS, STAGED
 from benchmark_pipeline.defs.litellm.errors import SpendLogSourceError
 from benchmark_pipeline.defs.litellm.source_db import Page, ReadSummary, Staged, Window
+from benchmark_pipeline.utc import naive_utc
 
 SOURCE_NAME = "litellm_api"
 ENDPOINT = "/spend/logs/v2"
@@ -165,7 +166,7 @@ class ApiSource:
 
     def pages(self, window: Window) -> Iterator[Page]:
         """One page per hour of the window (each fetched in as many requests as its size needs)."""
-        start, end = _naive(window.start), _naive(window.end)
+        start, end = naive_utc(window.start), naive_utc(window.end)
         self._counts = {}
         seen: set[str] = set()
         hour = start
@@ -189,7 +190,7 @@ class ApiSource:
 
     def count_hour(self, hour: datetime) -> tuple[int, bool]:
         """Rows with hour <= startTime <= hour + 1h (the endpoint's inclusive bounds), and whether capped."""
-        body = self._get(_naive(hour), _naive(hour) + HOUR, 1, 1)
+        body = self._get(naive_utc(hour), naive_utc(hour) + HOUR, 1, 1)
         return int(body["total"]), bool(body.get("total_is_capped"))
 
     def latest_start(self) -> datetime | None:
@@ -232,11 +233,7 @@ def _parse_time(value: Any) -> datetime | None:
         ts = datetime.fromisoformat(value.strip())
     except ValueError:
         return None
-    return _naive(ts)
-
-
-def _naive(ts: datetime) -> datetime:
-    return ts.astimezone(UTC).replace(tzinfo=None) if ts.tzinfo is not None else ts
+    return naive_utc(ts)
 
 
 def _iso_ms(ts: datetime) -> str:
