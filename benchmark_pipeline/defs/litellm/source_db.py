@@ -30,6 +30,7 @@ from psycopg import sql
 from benchmark_pipeline.defs.litellm import statements as st
 from benchmark_pipeline.defs.litellm.errors import SpendLogSourceError
 from benchmark_pipeline.defs.litellm.screen import PageScreen
+from benchmark_pipeline.utc import naive_utc
 from session_cli.db import redact_url
 
 SOURCE_NAME = "litellm_db"
@@ -177,7 +178,7 @@ class DatabaseSource:
     def _page_specs(self, start: datetime, end: datetime) -> Iterator[_PageSpec]:
         """Each keyset page of the window, its bounds found with one index probe."""
         window = sql.SQL('"startTime" >= {} and "startTime" < {}').format(
-            sql.Literal(_naive(start)), sql.Literal(_naive(end))
+            sql.Literal(naive_utc(start)), sql.Literal(naive_utc(end))
         )
         after: tuple[datetime, str] | None = None
         number = 0
@@ -222,28 +223,24 @@ class DatabaseSource:
         selects = self._selects
         if selects is None:
             raise RuntimeError("DatabaseSource used outside its `with` block")
-        rows = sql.SQL("select {outer} from (select {inner} from {table} where {where}) as s").format(
-            outer=sql.SQL(selects.outer),
-            inner=sql.SQL(selects.inner),
-            table=sql.SQL(st.SOURCE_TABLE),
-            where=spec.where,
+        page = sql.SQL("(select {inner} from {table} where {where}) as s").format(
+            inner=sql.SQL(selects.inner), table=sql.SQL(st.SOURCE_TABLE), where=spec.where
         )
         if layout == "direct":
             rows = sql.SQL(
-                "select {direct} from (select {outer}, s._metadata from (select {inner} from {table} "
-                "where {where}) as s) as s where {filter}"
+                "select {direct} from (select {outer}, s._metadata from {page}) as s where {filter}"
             ).format(
                 direct=sql.SQL(selects.direct),
-                outer=sql.SQL(selects.outer),
-                inner=sql.SQL(selects.inner),
-                table=sql.SQL(st.SOURCE_TABLE),
-                where=spec.where,
                 filter=sql.SQL(st.DIRECT_ROWS),
+                outer=sql.SQL(selects.outer),
+                page=page,
             )
-        elif layout == "staged_rows":
-            rows = sql.SQL("select * from ({rows}) as s where {filter}").format(
-                rows=rows, filter=sql.SQL(st.STAGED_ROWS)
-            )
+        else:
+            rows = sql.SQL("select {outer} from {page}").format(outer=sql.SQL(selects.outer), page=page)
+            if layout == "staged_rows":
+                rows = sql.SQL("select * from ({rows}) as s where {filter}").format(
+                    rows=rows, filter=sql.SQL(st.STAGED_ROWS)
+                )
         return sql.SQL("copy ({}) to stdout (format binary)").format(rows)
 
     def _blocks(self, query: sql.Composed, what: str) -> Iterator[bytes]:
@@ -258,14 +255,15 @@ class DatabaseSource:
         if block:
             yield bytes(block)
 
-    def _fetch(self, spec: _PageSpec, layout: str, stopping: threading.Event) -> _Fetched:
-        """A page's COPY data in memory, screened for secrets on the way."""
+    def _fetch(self, spec: _PageSpec, layout: str, stopping: threading.Event | None = None) -> _Fetched:
+        """A page's COPY data in memory, screened for secrets on the way (``stopping``: the reader
+        thread's signal that the consumer went away)."""
         blocks: list[bytes] = []
         screen = PageScreen()
         for block in self._blocks(self._query(spec, layout), spec.what):
             blocks.append(block)
             screen.scan(block)
-            if stopping.is_set():
+            if stopping is not None and stopping.is_set():
                 raise _Stopped
         return _Fetched(self, spec.number, blocks, screen.finish())
 
@@ -293,13 +291,13 @@ class DatabaseSource:
         except (_NotDirect, psycopg.errors.UniqueViolation):
             # flagged by the byte screen (its rows take the per-row screen), or a request_id that
             # landed with a startTime outside this window: the stage's merge handles both
-            return self._fetch(spec, "stage", threading.Event()).copy_into(warehouse)
+            return self._fetch(spec, "stage").copy_into(warehouse)
         landed = max(cursor.rowcount, 0)
         self.rows_read += landed
         total = spec.rows if spec.rows is not None else self._count(spec)
         if landed == total:
             return Staged(0, False, landed)
-        rest = self._fetch(spec, "staged_rows", threading.Event()).copy_into(warehouse)
+        rest = self._fetch(spec, "staged_rows").copy_into(warehouse)
         return Staged(rest.rows, rest.screen, landed)
 
     def _count(self, spec: _PageSpec) -> int:
@@ -331,7 +329,7 @@ class DatabaseSource:
             rows = self.conn.execute(
                 f"""select date_trunc('hour', "startTime") as hour, count(*)
                 from {st.SOURCE_TABLE} where "startTime" >= %s and "startTime" < %s group by 1""",
-                (_naive(start), _naive(end)),
+                (naive_utc(start), naive_utc(end)),
             ).fetchall()
         return {hour: count for hour, count in rows}
 
@@ -365,10 +363,10 @@ class DatabaseSource:
                 {
                     "oldest": oldest,
                     "since": since,
-                    "start": _naive(start),
-                    "end": _naive(end),
-                    "lo": _naive(landable[0]),
-                    "hi": _naive(landable[1]),
+                    "start": naive_utc(start),
+                    "end": naive_utc(end),
+                    "lo": naive_utc(landable[0]),
+                    "hi": naive_utc(landable[1]),
                 },
             ).fetchone()
         if observed is None:
@@ -525,14 +523,5 @@ class _Reading:
         ) from exc
 
 
-def _naive(ts: datetime) -> datetime:
-    """LiteLLM stores UTC in ``timestamp without time zone``: compare with naive UTC values."""
-    if ts.tzinfo is not None:
-        from datetime import UTC
-
-        return ts.astimezone(UTC).replace(tzinfo=None)
-    return ts
-
-
 def _span(start: datetime, end: datetime) -> str:
-    return f"{_naive(start):%Y-%m-%d %H:%M}..{_naive(end):%Y-%m-%d %H:%M} UTC"
+    return f"{naive_utc(start):%Y-%m-%d %H:%M}..{naive_utc(end):%Y-%m-%d %H:%M} UTC"
