@@ -436,7 +436,7 @@ def generate_via_proxy(
     """Create, drive and finalize every planned session through a real proxy (``result``: DemoResult)."""
     from session_cli.keys import LocalKeys
     from session_cli.session_dir import SessionDir
-    from session_cli.sessions import CreateRequest, create_session, finalize_session
+    from session_cli.sessions import create_session, finalize_session
 
     require_proxy_extra()
     rng = random.Random(seed)
@@ -460,15 +460,9 @@ def generate_via_proxy(
                 script = SCRIPTS[item.variant]
                 row = create_session(
                     cs,
-                    CreateRequest(
-                        experiment=scenario.EXPERIMENT,
-                        variant=item.variant,
-                        task_card=scenario.TASK_CARD,
-                        label=scenario.LABEL,
-                        operator="demo",
-                        notes="scripted client through a real LiteLLM proxy, fake upstream "
-                        "(`benchmark demo --proxy`)",
-                        repo=Path.cwd(),
+                    scenario.session_request(
+                        item.variant,
+                        "scripted client through a real LiteLLM proxy, fake upstream (`benchmark demo --proxy`)",
                     ),
                     keys=keys,
                 )

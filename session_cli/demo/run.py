@@ -13,7 +13,6 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -29,7 +28,7 @@ from session_cli.errors import BenchmarkError
 from session_cli.keys import LocalKeys
 from session_cli.registry import sessions as session_rows
 from session_cli.registry.sync import sync_configs
-from session_cli.sessions import CreateRequest, create_session, finalize_session
+from session_cli.sessions import create_session, finalize_session
 
 SESSION_GAP_S = (45.0, 150.0)  # operator pause between two sessions
 SIBLING_LITELLM_DB = "litellm_demo"  # next to a configured warehouse when LITELLM_DATABASE_URL is unset
@@ -110,17 +109,7 @@ def generate(
     keys = LocalKeys()  # database-less: the demo needs no proxy
     for index, item in enumerate(planned, start=1):
         row = create_session(
-            cs,
-            CreateRequest(
-                experiment=scenario.EXPERIMENT,
-                variant=item.variant,
-                task_card=scenario.TASK_CARD,
-                label=scenario.LABEL,
-                operator="demo",
-                notes="simulated by `benchmark demo`",
-                repo=Path.cwd(),
-            ),
-            keys=keys,
+            cs, scenario.session_request(item.variant, "simulated by `benchmark demo`"), keys=keys
         )
         variant = cs.variants[item.variant].item
         sim = SimSession(

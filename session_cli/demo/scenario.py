@@ -10,8 +10,13 @@ the statistics must exclude (one aborted, one marked invalid).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from session_cli.demo.traffic import Profile
+
+if TYPE_CHECKING:
+    from session_cli.sessions import CreateRequest
 
 EXPERIMENT = "fireworks-kimi-k2-5-harness-comparison"
 TASK_CARD = "repo-auth-analysis"
@@ -47,3 +52,18 @@ def plan(sessions_per_variant: int) -> list[PlannedSession]:
     planned.append(PlannedSession(variants[0], "aborted", None))
     planned.append(PlannedSession(variants[1], "completed", "invalid"))
     return planned
+
+
+def session_request(variant: str, notes: str) -> CreateRequest:
+    """How either demo mode opens a session of ``variant`` (``notes`` says which mode)."""
+    from session_cli.sessions import CreateRequest
+
+    return CreateRequest(
+        experiment=EXPERIMENT,
+        variant=variant,
+        task_card=TASK_CARD,
+        label=LABEL,
+        operator="demo",
+        notes=notes,
+        repo=Path.cwd(),
+    )
