@@ -340,7 +340,16 @@ def test_a_secret_in_metadata_sends_its_whole_page_through_the_stage(
 def test_direct_pages_land_exactly_what_the_merge_lands(litellm_url: str, warehouse_url: str) -> None:
     streamed = R.streamed_row("req-with-body", R.T0 + timedelta(minutes=6), ttft_ms=300)
     streamed["metadata"]["proxy_server_request"] = {"messages": "the prompt"}  # store_prompts on
-    R.insert_rows(litellm_url, [*R.standard_set(), streamed])
+    # metadata over ~2 kB is stored compressed: the source query decompresses it once and reuses it
+    big = R.success_row("req-big-metadata", R.T0 + timedelta(minutes=7))
+    big["metadata"]["spend_logs_metadata"] = {f"tag_{i}": f"value {i} " * 8 for i in range(40)}
+    R.insert_rows(litellm_url, [*R.standard_set(), streamed, big])
+    with psycopg.connect(litellm_url) as conn:
+        stored, as_text = conn.execute(
+            """select pg_column_size(metadata), octet_length(metadata::text) from "LiteLLM_SpendLogs"
+            where request_id = 'req-big-metadata'"""
+        ).fetchone()
+    assert stored < as_text  # compressed in LiteLLM's table
     columns = (
         "request_id, start_time, end_time, completion_start_time, api_key, key_alias, model_group, "
         "model, custom_llm_provider, call_type, status, spend, prompt_tokens, completion_tokens, "
@@ -354,11 +363,43 @@ def test_direct_pages_land_exactly_what_the_merge_lands(litellm_url: str, wareho
         conn.execute("update raw.litellm_spend_logs set payload = '{}'")  # every row must be rewritten
     merged = land(litellm_url, warehouse_url)
 
-    assert (direct.direct_rows, direct.inserted) == (6, 6)
-    assert (merged.direct_rows, merged.updated) == (0, 6)
+    assert (direct.direct_rows, direct.inserted) == (7, 7)
+    assert (merged.direct_rows, merged.updated) == (0, 7)
     assert rows(warehouse_url, query) == landed_directly
     with_body = next(r for r in landed_directly if r["request_id"] == "req-with-body")
     assert with_body["payload"]["metadata"]["proxy_server_request"] is None
+    with_big = next(r for r in landed_directly if r["request_id"] == "req-big-metadata")
+    assert with_big["payload"]["metadata"] == big["metadata"]
+
+
+def test_only_a_key_hash_in_api_key_lands_directly(litellm_url: str, warehouse_url: str) -> None:
+    digest = R.key_hash("session")
+    keys = {
+        "req-upper": digest.upper(),  # a digest in capitals is still a digest: kept, direct
+        "req-empty": "",  # no key at all: direct
+        "req-short": digest[:63],  # one hex digit short: not a digest, hashed
+        "req-not-hex": "g" + digest[1:],  # 64 characters, one not hex: hashed
+    }
+    rows_in = []
+    for minute, (request_id, key) in enumerate(keys.items(), start=1):
+        row = R.success_row(request_id, R.T0 + timedelta(minutes=minute))
+        row["api_key"] = key
+        rows_in.append(row)
+    R.insert_rows(litellm_url, rows_in)
+
+    result = land(litellm_url, warehouse_url)
+
+    assert (result.inserted, result.direct_rows) == (4, 2)  # the other two take the stage
+    landed = {
+        r["request_id"]: r["api_key"]
+        for r in rows(warehouse_url, "select request_id, api_key from raw.litellm_spend_logs")
+    }
+    assert landed == {
+        "req-upper": digest.upper(),
+        "req-empty": "",
+        "req-short": hashlib.sha256(digest[:63].encode()).hexdigest(),
+        "req-not-hex": hashlib.sha256(("g" + digest[1:]).encode()).hexdigest(),
+    }
 
 
 def test_a_request_id_landed_under_another_hour_is_upserted_not_duplicated(

@@ -223,8 +223,13 @@ class DatabaseSource:
         selects = self._selects
         if selects is None:
             raise RuntimeError("DatabaseSource used outside its `with` block")
-        page = sql.SQL("(select {inner} from {table} where {where}) as s").format(
-            inner=sql.SQL(selects.inner), table=sql.SQL(st.SOURCE_TABLE), where=spec.where
+        page = sql.SQL(
+            "(select {inner} from (select {read} from {table} where {where} offset 0) as l offset 0) as s"
+        ).format(
+            inner=sql.SQL(selects.inner),
+            read=sql.SQL(selects.read),
+            table=sql.SQL(st.SOURCE_TABLE),
+            where=spec.where,
         )
         if layout == "direct":
             rows = sql.SQL(

@@ -35,7 +35,6 @@ STAGE = "spend_logs_stage"
 SOURCE_TABLE = '"LiteLLM_SpendLogs"'
 ISO_MS = '\'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"\''
 PARTITION_FMT = "'YYYY-MM-DD-HH24:\"00\"'"
-HEX64 = "'^[0-9a-f]{64}$'"
 
 # The per-row secret screen: a case-insensitive regex over the row's JSON text. It matches sk- keys,
 # bearer tokens, string values of secret-named fields, and api_key-named fields whose value is not
@@ -58,13 +57,27 @@ def _q(name: str) -> str:
 @dataclass(frozen=True)
 class SourceSelects:
     """The database source's select lists. A page in the stage's layout is
-    ``select <outer> from (select <inner> from "LiteLLM_SpendLogs" where ...) as s``; a direct page,
-    in the landing table's layout, is ``select <direct> from (select <outer>, s._metadata from
-    (select <inner> ...) as s) as s where <DIRECT_ROWS>``."""
+    ``select <outer> from (select <inner> from (select <read> from "LiteLLM_SpendLogs" where ...
+    offset 0) as l offset 0) as s``; a direct page, in the landing table's layout, is
+    ``select <direct> from (select <outer>, s._metadata from (...) as s) as s where <DIRECT_ROWS>``.
 
+    Each ``offset 0`` keeps the planner from inlining a subquery's expressions into every place
+    the next level uses them, so each is evaluated once per row: without them the whole row's
+    JSON was built twice (once for the size check) and ``metadata`` (stored compressed when it is
+    over ~2 kB) was decompressed at each of its seven uses. ``<read>`` decompresses it once (see
+    :data:`DETOASTED_METADATA`). Measured on one core, 300k rows: a direct page's query 19.1 s ->
+    9.2 s, then 7.9 s with :data:`KEY_NOT_HASHED` free of its regex.
+    """
+
+    read: str
     inner: str
     outer: str
     direct: str
+
+
+# ``#>`` with an empty path returns its (decompressed) argument unchanged: the levels above then
+# reuse the in-memory value instead of decompressing the stored one again at each use
+DETOASTED_METADATA = '"metadata" #> \'{}\' as "metadata"'
 
 
 def source_selects(present: set[str]) -> SourceSelects:
@@ -103,7 +116,12 @@ def source_selects(present: set[str]) -> SourceSelects:
         f"{reason_expr()} as _reason",
     ]
     direct = [on_source for _, _, on_source in LANDING_VALUES]
-    return SourceSelects(", ".join(inner), ", ".join(outer), ", ".join(direct))
+    read = [
+        DETOASTED_METADATA if name == "metadata" else _q(name)
+        for name in (*(c.name for c in COLUMNS), "created_at", "updated_at")
+        if name in present
+    ]
+    return SourceSelects(", ".join(read), ", ".join(inner), ", ".join(outer), ", ".join(direct))
 
 
 DB_STAGE_COLUMNS: tuple[str, ...] = (
@@ -175,7 +193,11 @@ def stage_copy_sql(columns: tuple[str, ...]) -> str:
 
 # A row whose api_key is not a key hash always goes through the redaction functions (a raw key in
 # ``api_key`` need not look like a secret to anything else): it never lands through a direct page.
-KEY_NOT_HASHED = f"coalesce(s.api_key <> '' and s.api_key !~* {HEX64}, false)"
+# (a sha256 hex digest, any case: written without a regex, which cost ~4 us per row on LiteLLM's server)
+KEY_NOT_HASHED = (
+    "coalesce(s.api_key <> '' and not (octet_length(s.api_key) = 64 "
+    "and ltrim(s.api_key, '0123456789abcdefABCDEF') = ''), false)"
+)
 # a page's rows that can land directly, and the rest (exact complements: neither is ever NULL)
 DIRECT_ROWS = f"s._reason is null and not {KEY_NOT_HASHED}"
 STAGED_ROWS = f"(s._reason is not null or {KEY_NOT_HASHED})"
